@@ -42,7 +42,7 @@ _IN_ACTIONS = os.environ.get("GITHUB_ACTIONS") == "true"
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     _configure_logging(console, verbose=args.verbose or args.debug)
     try:
         result: int = args.func(args, console)
@@ -246,15 +246,15 @@ def _summary(record: ReleaseRecord, rows: Sequence[ReadBack], registry: str) -> 
         markdown.append(
             f"| {a.name} | {a.platform} | {a.flavor} | {a.size:,} | `{digest}` | {verdict} |"
         )
-    out = Console()
-    if not out.is_terminal:
+    console = Console()
+    if not console.is_terminal:
         # Piped or in CI: print whole digests instead of cutting columns at 80.
-        out = Console(width=240)
-    out.print(table)
+        console = Console(width=240)
+    console.print(table)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
-        with Path(summary).open("a", encoding="utf-8") as out:
-            out.write("\n".join(markdown) + "\n")
+        with Path(summary).open("a", encoding="utf-8") as job_summary:
+            job_summary.write("\n".join(markdown) + "\n")
 
 
 # ---------------------------------------------------------------------------
