@@ -23,6 +23,9 @@ __all__ = ["Result", "Runner"]
 
 logger = logging.getLogger(__name__)
 
+# Environment entries whose values are never logged, whoever passes them.
+_SECRET_WORDS = ("TOKEN", "PASSWORD", "SECRET", "KEY", "AUTH")
+
 
 @dataclass(frozen=True)
 class Result:
@@ -52,7 +55,7 @@ class Runner:
         timeout: float | None = None,
     ) -> Result:
         args = [os.fspath(a) for a in argv]
-        shown_env = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
+        shown_env = " ".join(f"{k}={_shown(k, v)}" for k, v in (env or {}).items())
         logger.info("+ %s%s", f"{shown_env} " if shown_env else "", shlex.join(args))
 
         full_env = dict(os.environ)
@@ -75,3 +78,9 @@ class Runner:
         if output:
             logger.debug("%s", output)
         return result
+
+
+def _shown(name: str, value: str) -> str:
+    if any(word in name.upper() for word in _SECRET_WORDS):
+        return "***"
+    return shlex.quote(value)

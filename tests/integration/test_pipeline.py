@@ -348,3 +348,30 @@ def test_go_older_than_go_mod_asks_is_refused_before_building(zot_source, tmp_pa
     assert result.returncode == 3
     assert "go line asks for 1.99.0" in result.stderr
     assert not (tmp_path / "dist").exists()
+
+
+def test_publish_and_verify_commands_work_on_a_built_release(
+    built, tmp_path, distribution_registry
+):
+    directory = copy_release(built, tmp_path)
+    address = distribution_registry.address
+    common = ["--registry", address, "--insecure", "--namespace", "cli"]
+
+    published = run_cli("publish", str(directory), *common, cwd=tmp_path)
+    verified = run_cli("verify", str(directory), *common, cwd=tmp_path)
+
+    assert published.returncode == 0, published.stderr[-3000:]
+    assert verified.returncode == 0, verified.stderr[-3000:]
+    assert verified.stdout.count(" yes ") == 8
+    record = ReleaseRecord.read(directory)
+    assert {a.repository for a in record.artifacts} == {f"cli/{name}" for name in EIGHT}
+
+
+def test_insecure_publish_to_a_remote_registry_is_refused(built, tmp_path):
+    result = run_cli(
+        "publish", str(built), "--registry", "registry.example.com", "--insecure", cwd=tmp_path
+    )
+
+    assert result.returncode == 2
+    assert "registry.example.com" in result.stderr
+    assert "Traceback" not in result.stderr
