@@ -55,6 +55,14 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff (lint and format check) and mypy strict."""
     session.install("-e", ".[lint]")
-    session.run("ruff", "check", "release", "tests", "noxfile.py")
-    session.run("ruff", "format", "--check", "release", "tests", "noxfile.py")
+    paths = ["release", "tests", "benchmarks", "noxfile.py"]
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
     session.run("mypy")
+
+
+@nox.session(python=PYTHON, default=False)
+def benchmark(session: nox.Session) -> None:
+    """Time the matrix: parallel builds against the same builds one after another."""
+    session.install("-e", ".")
+    session.run("python", "benchmarks/build_matrix.py", *session.posargs)
