@@ -71,7 +71,7 @@ def _cmd_build(args: argparse.Namespace, console: Console) -> int:
 def _cmd_publish(args: argparse.Namespace, _console: Console) -> int:
     settings = _publish_settings(args)
     registry = _client(settings.registry, insecure=args.insecure)
-    pipeline.publish_release(args.dist_dir, settings, registry, force=args.force)
+    _publish(args.dist_dir, settings, registry, force=args.force)
     _read_back(args.dist_dir, settings, insecure=args.insecure)
     return 0
 
@@ -90,7 +90,7 @@ def _cmd_release(args: argparse.Namespace, console: Console) -> int:
         settings = _publish_settings(args, matrix_settings=prepared.matrix.publish)
         registry = _client(settings.registry, insecure=args.insecure)
         _build(prepared, args, console)
-        pipeline.publish_release(prepared.outdir, settings, registry, force=args.force)
+        _publish(prepared.outdir, settings, registry, force=args.force)
         _read_back(prepared.outdir, settings, insecure=args.insecure)
     return 0
 
@@ -120,7 +120,7 @@ def _cmd_dry_run(args: argparse.Namespace, console: Console) -> int:
                 prerelease_tags=prepared.matrix.publish.prerelease_tags,
             )
             registry = _client(address, insecure=True)
-            pipeline.publish_release(prepared.outdir, settings, registry, force=args.force)
+            _publish(prepared.outdir, settings, registry, force=args.force)
             _read_back(prepared.outdir, settings, insecure=True)
     return 0
 
@@ -141,7 +141,8 @@ def _prepare(
         select=tuple(args.targets or ()),
         strict=strict,
     )
-    prepared = pipeline.prepare(request, runner=Runner(), workdir=workdir)
+    with _group("prepare: matrix, source, toolchain, UI bundle"):
+        prepared = pipeline.prepare(request, runner=Runner(), workdir=workdir)
     for warning in prepared.warnings:
         _warn(console, warning)
 
@@ -171,7 +172,7 @@ def _prepare(
 def _build(prepared: pipeline.Prepared, args: argparse.Namespace, console: Console) -> None:
     log_handler = _file_log(prepared.outdir.parent / f"{prepared.outdir.name}.build.log")
     try:
-        with _build_progress(console, prepared.steps) as progress:
+        with _group("build and check"), _build_progress(console, prepared.steps) as progress:
             record = pipeline.build(prepared, runner=Runner(), jobs=args.jobs, progress=progress)
     finally:
         logging.getLogger().removeHandler(log_handler)
@@ -184,7 +185,8 @@ def _build(prepared: pipeline.Prepared, args: argparse.Namespace, console: Conso
 
 def _read_back(directory: Path, settings: PublishSettings, *, insecure: bool) -> list[ReadBack]:
     # A new client: nothing the publishing client cached takes part in the check.
-    rows = pipeline.verify_release(directory, _client(settings.registry, insecure=insecure))
+    with _group(f"read back from {settings.registry}"):
+        rows = pipeline.verify_release(directory, _client(settings.registry, insecure=insecure))
     _summary(ReleaseRecord.read(directory), rows, settings.registry)
     failed = [row for row in rows if not row.verified]
     if failed:
@@ -192,6 +194,28 @@ def _read_back(directory: Path, settings: PublishSettings, *, insecure: bool) ->
             f"{len(failed)} of {len(rows)} artifacts failed read-back; first: {failed[0].problem}"
         )
     return rows
+
+
+def _publish(
+    directory: Path, settings: PublishSettings, registry: RegistryClient, *, force: bool
+) -> None:
+    with _group(f"publish to {settings.registry}/{settings.namespace}"):
+        pipeline.publish_release(directory, settings, registry, force=force)
+
+
+@contextlib.contextmanager
+def _group(title: str) -> Iterator[None]:
+    """A collapsible group of log lines in GitHub Actions; nothing elsewhere."""
+    if not _IN_ACTIONS:
+        yield
+        return
+    sys.stdout.write(f"::group::{title}\n")
+    sys.stdout.flush()
+    try:
+        yield
+    finally:
+        sys.stdout.write("::endgroup::\n")
+        sys.stdout.flush()
 
 
 @contextlib.contextmanager
