@@ -46,7 +46,7 @@ def dry_run(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite: unit tests, then real builds against real loopback registries."""
+    """Run the test suite: unit tests, and real builds published to loopback registries."""
     session.install("-e", ".[test]")
     session.run("pytest", *session.posargs)
 

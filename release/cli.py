@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import logging
 import os
+import shlex
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -24,7 +25,7 @@ from rich.table import Table
 from release import localregistry, pipeline
 from release.credentials import credentials_for
 from release.errors import CommandError, ReleaseError, VerificationError
-from release.matrix import PublishSettings
+from release.matrix import PublishSettings, load_matrix
 from release.plan import BuildStep
 from release.publish import ReadBack
 from release.record import ReleaseRecord
@@ -42,7 +43,8 @@ _IN_ACTIONS = os.environ.get("GITHUB_ACTIONS") == "true"
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    console = Console(stderr=True, soft_wrap=True)
+    # Piped or in CI there is no terminal width: keep the plan's columns whole.
+    console = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 240)
     _configure_logging(console, verbose=args.verbose or args.debug)
     try:
         result: int = args.func(args, console)
@@ -140,6 +142,7 @@ def _prepare(
         dist=args.dist,
         select=tuple(args.targets or ()),
         strict=strict,
+        plan_only=args.list,
     )
     with _group("prepare: matrix, source, toolchain, UI bundle"):
         prepared = pipeline.prepare(request, runner=Runner(), workdir=workdir)
@@ -270,11 +273,7 @@ def _summary(record: ReleaseRecord, rows: Sequence[ReadBack], registry: str) -> 
         markdown.append(
             f"| {a.name} | {a.platform} | {a.flavor} | {a.size:,} | `{digest}` | {verdict} |"
         )
-    console = Console()
-    if not console.is_terminal:
-        # Piped or in CI: print whole digests instead of cutting columns at 80.
-        console = Console(width=240)
-    console.print(table)
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with Path(summary).open("a", encoding="utf-8") as job_summary:
@@ -293,12 +292,8 @@ def _publish_settings(
     args: argparse.Namespace, matrix_settings: PublishSettings | None = None
 ) -> PublishSettings:
     if matrix_settings is None:
-        from release.matrix import load_matrix  # noqa: PLC0415 - only publish/verify need it
-        from release.toolchain import probe_toolchain  # noqa: PLC0415
-
-        matrix_settings = load_matrix(
-            args.matrix, dist_list=probe_toolchain(Runner()).dist_list
-        ).publish
+        # Publishing what was built needs no Go, so platforms are not checked against it.
+        matrix_settings = load_matrix(args.matrix, dist_list=None).publish
     registry = args.registry or matrix_settings.registry
     if args.insecure:
         localregistry.ensure_loopback(registry)
@@ -351,9 +346,10 @@ def _report(console: Console, exc: ReleaseError, *, debug: bool) -> None:
     if debug:
         console.print_exception()
     cause = exc if isinstance(exc, CommandError) else exc.__cause__
-    if isinstance(cause, CommandError) and cause.output:
-        tail = "\n".join(cause.output.splitlines()[-30:])
-        console.print(f"[dim]+ {' '.join(cause.argv)}[/dim]\n{tail}", markup=False)
+    if isinstance(cause, CommandError) and len(cause.output.splitlines()) > 1:
+        # The message carries the last line; the lines before it explain it.
+        console.print(f"+ {shlex.join(cause.argv)}", style="dim", markup=False)
+        console.print("\n".join(cause.output.splitlines()[-30:]), markup=False)
     if _IN_ACTIONS:
         sys.stdout.write(f"::error::{exc.message}\n")
     console.print(f"[red]error[/red]: {exc.message}", highlight=False)
@@ -361,17 +357,33 @@ def _report(console: Console, exc: ReleaseError, *, debug: bool) -> None:
         console.print(f"hint: {exc.hint}", highlight=False)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        msg = f"{text!r} is not a whole number of 1 or more"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m release",
         description="Build, check, publish and verify zot release binaries.",
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and all output")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show command output")
-    parser.add_argument(
+    # Options every command takes after its name, which is where nox passes them.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks and all output")
+    common.add_argument("-v", "--verbose", action="store_true", help="show command output")
+    common.add_argument(
         "--matrix", type=Path, default=Path("matrix.yaml"), help="default: %(default)s"
     )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=text, description=text, parents=[common])
 
     def building(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--source", help="a zot checkout, or a git URL with #ref")
@@ -381,7 +393,9 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--targets", nargs="+", metavar="GLOB", help="only these (e.g. 'linux-*')"
         )
-        sub.add_argument("--jobs", type=int, help="parallel builds (default: CPUs and memory)")
+        sub.add_argument(
+            "--jobs", type=_positive, help="parallel builds (default: CPUs and memory)"
+        )
         sub.add_argument("--list", action="store_true", help="show the plan and stop")
 
     def publishing(sub: argparse.ArgumentParser, *, registry_help: str) -> None:
@@ -394,7 +408,7 @@ def _parser() -> argparse.ArgumentParser:
             "--force", action="store_true", help="replace a version tag naming other content"
         )
 
-    sub = commands.add_parser("build", help="build and check every target into dist/<version>")
+    sub = command("build", "build and check every target into dist/<version>")
     building(sub)
     sub.set_defaults(func=_cmd_build)
 
@@ -402,19 +416,17 @@ def _parser() -> argparse.ArgumentParser:
         ("publish", _cmd_publish, "push a built dist/<version> and read it back"),
         ("verify", _cmd_verify, "read a published release back and compare"),
     ):
-        sub = commands.add_parser(name, help=text)
+        sub = command(name, text)
         sub.add_argument("dist_dir", type=Path, metavar="DIST_DIR", help="dist/<version>")
         publishing(sub, registry_help="default: from matrix.yaml")
         sub.set_defaults(func=func)
 
-    sub = commands.add_parser("release", help="build, publish to matrix.yaml's registry, verify")
+    sub = command("release", "build, publish to matrix.yaml's registry, verify")
     building(sub)
     publishing(sub, registry_help="default: from matrix.yaml")
     sub.set_defaults(func=_cmd_release)
 
-    sub = commands.add_parser(
-        "dry-run", help="build, publish to a registry started on 127.0.0.1, verify"
-    )
+    sub = command("dry-run", "build, publish to a registry started on 127.0.0.1, verify")
     building(sub)
     sub.add_argument("--registry", help="use this loopback registry instead of starting one")
     sub.add_argument(

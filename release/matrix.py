@@ -275,11 +275,12 @@ def parse_dist_list(output: str) -> frozenset[tuple[str, str]]:
     return frozenset((os_, arch) for os_, arch in pairs)
 
 
-def load_matrix(path: Path, *, dist_list: frozenset[tuple[str, str]]) -> Matrix:
+def load_matrix(path: Path, *, dist_list: frozenset[tuple[str, str]] | None) -> Matrix:
     """Read and validate matrix.yaml.
 
     ``dist_list`` is what ``go tool dist list`` reports; it is passed in so
-    that the loader stays a pure function of its inputs.
+    that the loader stays a pure function of its inputs. ``None`` skips the
+    platform check, for commands that publish what was built and need no Go.
 
     Raises:
         ConfigError: naming the file, line and key of the first problem.
@@ -387,14 +388,14 @@ def _check_extensions(raw: _Extensions, located: Located) -> _Extensions:
 
 
 def _platforms(
-    raw: _MatrixFile, dist_list: frozenset[tuple[str, str]], located: Located
+    raw: _MatrixFile, dist_list: frozenset[tuple[str, str]] | None, located: Located
 ) -> tuple[Platform, ...]:
     seen: dict[tuple[str, str], int] = {}
     platforms = []
     for i, entry in enumerate(raw.platforms):
         key = ("platforms", i)
         pair = (entry.os, entry.arch)
-        if pair not in dist_list:
+        if dist_list is not None and pair not in dist_list:
             known_arches = sorted(a for o, a in dist_list if o == entry.os)
             hint = (
                 f"Go builds {entry.os} for {', '.join(known_arches)}"
@@ -438,10 +439,17 @@ def _flavors(raw: _MatrixFile, extensions: _Extensions, located: Located) -> tup
                 entry.extensions, known=extensions.known, implies=extensions.implies
             )
         except ValueError as exc:
-            position = entry.extensions.index(str(exc))
+            name = str(exc)
+            position = entry.extensions.index(name)
+            close = difflib.get_close_matches(name, extensions.known, n=1)
+            hint = (
+                f"did you mean {close[0]!r}?"
+                if close
+                else "known: " + ", ".join(sorted(extensions.known))
+            )
             raise ConfigError(
                 f"{located.where((*key, 'extensions', position))}: unknown extension "
-                f"{exc}; known: {', '.join(sorted(extensions.known))}"
+                f"{name!r}; {hint}"
             ) from None
         suffix = entry.suffix
         if suffix is None:

@@ -30,7 +30,7 @@ from release.plan import BuildStep, Stamp, plan_builds
 from release.publish import ReadBack, Registry, plan_publication, publish, read_back
 from release.record import ArtifactRecord, ReleaseRecord, read_checksums, write_checksums
 from release.runner import Runner
-from release.source import OCI_TAG, Source, fetch_source, read_source, release_problems
+from release.source import Source, fetch_source, oci_tag_for, read_source, release_problems
 from release.toolchain import Toolchain, check_go_mod, probe_toolchain
 from release.uibundle import UIBundle, install_bundle, resolve_bundle
 
@@ -56,7 +56,7 @@ class BuildRequest:
     dist: Path = Path("dist")
     select: tuple[str, ...] = ()
     strict: bool = False  # a real release: problems with the source are errors
-    jobs: int | None = None
+    plan_only: bool = False  # --list: show the plan, fetch and change nothing
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,13 +108,18 @@ def prepare(request: BuildRequest, *, runner: Runner, workdir: Path) -> Prepared
     if warnings and request.strict:
         raise InputError(
             f"not releasable: {'; '.join(warnings)}",
-            hint="commit or stash changes, tag the commit, or rehearse with dry_run",
+            hint="fix these, or rehearse with dry_run, which only warns of them",
         )
-    version = source.version if OCI_TAG.match(source.version) else _as_tag(source.version)
 
     # 3. The UI bundle, before any compile can fail on a missing embed.
     bundle = None
-    if matrix.needs_ui_bundle(targets):
+    needs_bundle = matrix.needs_ui_bundle(targets) and not request.plan_only
+    if needs_bundle and request.strict and not (request.ui_bundle or matrix.ui_bundle.sha256):
+        raise InputError(
+            f"{matrix.path.name}: ui_bundle.sha256 is not pinned; a release embeds only a "
+            "checked bundle: pin it, or pass --ui-bundle"
+        )
+    if needs_bundle:
         bundle = resolve_bundle(
             request.ui_bundle,
             pinned_url=matrix.ui_bundle.url,
@@ -124,7 +129,7 @@ def prepare(request: BuildRequest, *, runner: Runner, workdir: Path) -> Prepared
         install_bundle(bundle, path, matrix.ui_bundle.destination)
 
     # 4. The plan.
-    outdir = (request.dist / version).resolve()
+    outdir = (request.dist / oci_tag_for(source.version)).resolve()
     stamp = Stamp(
         module=source.module,
         release_tag=source.version,
@@ -235,7 +240,7 @@ def verify_release(directory: Path, registry: Registry) -> list[ReadBack]:
     what that means (after showing all of them).
     """
     record = ReleaseRecord.read(directory)
-    return read_back(record, read_checksums(directory), registry)
+    return read_back(record, directory, read_checksums(directory), registry)
 
 
 def _artifact(result: Built) -> ArtifactRecord:
@@ -255,11 +260,3 @@ def _artifact(result: Built) -> ArtifactRecord:
 
 def _matches(target: Target, pattern: str) -> bool:
     return fnmatch.fnmatchcase(target.id, pattern) or fnmatch.fnmatchcase(target.name, pattern)
-
-
-def _as_tag(version: str) -> str:
-    """A dry run's stand-in for a version that is not a valid OCI tag."""
-    cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in version)
-    tag = cleaned.lstrip(".-")[:128] or "untagged"
-    logger.warning("version %r is not an OCI tag; publishing it as %r", version, tag)
-    return tag

@@ -232,24 +232,31 @@ def _push_content(pub: Publication, registry: Registry) -> None:
 
 
 def read_back(
-    record: ReleaseRecord, checksums: dict[str, str], registry: Registry
+    record: ReleaseRecord, directory: Path, checksums: dict[str, str], registry: Registry
 ) -> list[ReadBack]:
     """Pull every published artifact by each tag and compare it with what was built.
 
     ``registry`` should be a fresh client, so nothing cached from publishing
-    takes part. Returns one row per artifact; the caller decides what a
-    failed row means.
+    takes part. The binaries in ``directory``, where present, are checked
+    against the record too. Returns one row per artifact; the caller decides
+    what a failed row means.
     """
     rows = []
     with tempfile.TemporaryDirectory(prefix="zot-release-pull-") as tmp:
         for artifact in record.artifacts:
             try:
+                _check_local(directory / artifact.file, artifact)
                 digest = _read_back_one(artifact, checksums, registry, Path(tmp))
             except (VerificationError, PublishError) as exc:
                 rows.append(ReadBack(artifact=artifact, digest=None, problem=exc.message))
                 continue
             rows.append(ReadBack(artifact=artifact, digest=digest, problem=None))
     return rows
+
+
+def _check_local(path: Path, artifact: ArtifactRecord) -> None:
+    if path.is_file() and file_sha256(path) != artifact.sha256:
+        raise VerificationError(f"{path}: differs from release.json")
 
 
 def _read_back_one(

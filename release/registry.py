@@ -272,7 +272,7 @@ class RegistryClient:
 
         # 1. Skip when present.
         if self.blob_exists(repository, descriptor.digest):
-            logger.info("%s: blob %s already present", self._where(repository), descriptor.digest)
+            logger.debug("%s: blob %s already present", self._where(repository), descriptor.digest)
             return False
 
         # 2. Upload.
@@ -295,7 +295,7 @@ class RegistryClient:
                 f"{self._where(repository)}: blob {descriptor.digest} has {size} bytes "
                 f"after upload, expected {descriptor.size}"
             )
-        logger.info("%s: pushed blob %s", self._where(repository), descriptor.digest)
+        logger.debug("%s: pushed blob %s", self._where(repository), descriptor.digest)
         return True
 
     def fetch_blob(self, repository: str, descriptor: Descriptor, dest: Path) -> None:
@@ -353,7 +353,7 @@ class RegistryClient:
                 f"{self._where(repository)}: registry stored manifest {reference} as "
                 f"{answered}, but the bytes sent are {digest}"
             )
-        logger.info("%s: put manifest %s as %s", self._where(repository), digest, reference)
+        logger.debug("%s: put manifest %s as %s", self._where(repository), digest, reference)
         return digest
 
     def get_manifest(self, repository: str, reference: str) -> tuple[bytes, str] | None:

@@ -22,6 +22,7 @@ __all__ = [
     "OCI_TAG",
     "Source",
     "fetch_source",
+    "oci_tag_for",
     "read_source",
     "release_problems",
 ]
@@ -57,6 +58,8 @@ def fetch_source(
     """
     if spec is not None and "://" not in spec and not spec.startswith("git@"):
         path = Path(spec).expanduser().resolve()
+        if not path.is_dir():
+            raise InputError(f"--source {spec}: no such directory")
         if not (path / "go.mod").is_file():
             raise InputError(f"--source {spec}: no go.mod there; give a zot checkout")
         return path, repository
@@ -126,10 +129,21 @@ def release_problems(source: Source) -> list[str]:
     if source.dirty:
         problems.append(f"{source.path}: tracked files have uncommitted changes")
     if not OCI_TAG.match(source.version):
-        problems.append(f"version {source.version!r} is not a valid OCI tag")
+        problems.append(
+            f"version {source.version!r} is not a valid OCI tag "
+            f"(a dry run publishes it as {oci_tag_for(source.version)!r})"
+        )
     if not source.version_at_head:
         problems.append(f"tag {source.version!r} does not name the checked-out commit")
     return problems
+
+
+def oci_tag_for(version: str) -> str:
+    """``version`` itself when it is a valid OCI tag, else a stand-in for a dry run."""
+    if OCI_TAG.match(version):
+        return version
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in version)
+    return cleaned.lstrip(".-")[:128] or "untagged"
 
 
 def _read_go_mod(path: Path) -> tuple[str, str | None, str | None]:

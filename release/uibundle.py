@@ -128,4 +128,8 @@ def _extract(archive: Path, dest: Path, spec: str) -> None:
             # The "data" filter refuses absolute paths, links out of the folder and devices.
             tar.extractall(dest, filter="data")
     except (tarfile.TarError, OSError) as exc:
-        raise InputError(f"ui bundle {spec}: not a readable .tgz ({exc})") from exc
+        # tarfile's messages span several lines; the cause keeps them for --debug.
+        raise InputError(
+            f"ui bundle {spec}: not a readable .tgz ({type(exc).__name__}); give a "
+            "directory holding index.html or zui's release zui.tgz"
+        ) from exc

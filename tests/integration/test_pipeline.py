@@ -222,7 +222,7 @@ def test_a_binary_changed_after_the_build_is_not_published(built, tmp_path, oci_
 
 def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None):
     return subprocess.run(
-        [sys.executable, "-m", "release", "--matrix", str(MATRIX), *args],
+        [sys.executable, "-m", "release", args[0], "--matrix", str(MATRIX), *args[1:]],
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -291,9 +291,9 @@ def test_bad_matrix_exits_2_with_one_line_and_builds_nothing(zot_source, tmp_pat
             sys.executable,
             "-m",
             "release",
+            "build",
             "--matrix",
             str(bad),
-            "build",
             "--source",
             str(zot_source),
         ],
@@ -375,3 +375,53 @@ def test_insecure_publish_to_a_remote_registry_is_refused(built, tmp_path):
     assert result.returncode == 2
     assert "registry.example.com" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_list_shows_the_plan_without_fetching_or_changing_anything(zot_source, tmp_path):
+    # A copy: other tests install the bundle into the shared checkout.
+    source = tmp_path / "zot"
+    shutil.copytree(zot_source, source, ignore=shutil.ignore_patterns("build"))
+
+    result = run_cli("build", "--source", str(source), "--list", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    for name in EIGHT:
+        assert name in result.stderr
+    assert "events,imagetrust,lint,metrics,mgmt,profile,scrub,search,sync,ui,userprefs" in (
+        result.stderr
+    )
+    assert not (source / "pkg" / "extensions" / "build").exists()
+    assert not (tmp_path / "dist").exists()
+
+
+def test_release_refuses_to_download_an_unpinned_ui_bundle(zot_source, tmp_path):
+    result = run_cli("release", "--source", str(zot_source), cwd=tmp_path)
+
+    assert result.returncode == 3
+    assert "matrix.yaml: ui_bundle.sha256 is not pinned" in result.stderr
+    assert not (tmp_path / "dist").exists()
+
+
+def test_verify_catches_a_local_binary_changed_after_publishing(
+    built, tmp_path, distribution_registry
+):
+    directory = copy_release(built, tmp_path)
+    common = ["--registry", distribution_registry.address, "--insecure", "--namespace", "local"]
+    assert run_cli("publish", str(directory), *common, cwd=tmp_path).returncode == 0
+    with (directory / "zot-linux-arm64").open("ab") as binary:
+        binary.write(b"\0")
+
+    result = run_cli("verify", str(directory), *common, cwd=tmp_path)
+
+    assert result.returncode == 5
+    assert "zot-linux-arm64: differs from release.json" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "two"])
+def test_jobs_must_be_a_positive_number(zot_source, tmp_path, jobs):
+    result = run_cli("build", "--source", str(zot_source), "--jobs", jobs, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "--jobs" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "dist").exists()

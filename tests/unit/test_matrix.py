@@ -143,9 +143,14 @@ BAD = [
     ),
     pytest.param(
         GOOD.replace("extensions: [sync, ui]", "extensions: [sync, uii]"),
-        "matrix.yaml:15: flavors.0.extensions.1: unknown extension uii; known: debug, "
-        "events, imagetrust, lint, metrics, mgmt, profile, scrub, search, sync, ui, userprefs",
+        "matrix.yaml:15: flavors.0.extensions.1: unknown extension 'uii'; did you mean 'ui'?",
         id="unknown-extension",
+    ),
+    pytest.param(
+        GOOD.replace("extensions: [sync, ui]", "extensions: [sync, zzz]"),
+        "matrix.yaml:15: flavors.0.extensions.1: unknown extension 'zzz'; known: debug, "
+        "events, imagetrust, lint, metrics, mgmt, profile, scrub, search, sync, ui, userprefs",
+        id="unknown-extension-unlike-any",
     ),
     pytest.param(
         GOOD.replace("    extensions: []\n", "    extensions: []\n    suffix: ''\n"),
