@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from release.hashing import file_sha256
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
@@ -40,9 +42,6 @@ INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
 EMPTY_CONFIG_MEDIA_TYPE = "application/vnd.oci.empty.v1+json"
 EMPTY_CONFIG = b"{}"
 TITLE_ANNOTATION = "org.opencontainers.image.title"
-
-# Large enough to keep hashing I/O-bound, small enough not to matter in memory.
-_CHUNK = 1024 * 1024
 
 
 def sha256_digest(data: bytes) -> str:
@@ -83,16 +82,10 @@ EMPTY_CONFIG_DESCRIPTOR = Descriptor(
 
 def file_descriptor(path: Path, *, media_type: str, title: str) -> Descriptor:
     """Describe the file at ``path``, hashing it in chunks rather than loading it."""
-    hasher = hashlib.sha256()
-    size = 0
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            hasher.update(chunk)
-            size += len(chunk)
     return Descriptor(
         media_type=media_type,
-        digest=f"sha256:{hasher.hexdigest()}",
-        size=size,
+        digest=f"sha256:{file_sha256(path)}",
+        size=path.stat().st_size,
         annotations={TITLE_ANNOTATION: title},
     )
 
