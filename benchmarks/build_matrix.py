@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from release import pipeline
-from release.build import available_memory_mib, cpu_count, parallelism, run_builds
+from release.build import available_memory_mib, chains, cpu_count, parallelism, run_builds
 from release.runner import Runner
 
 REPO = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def main() -> int:
                     cpus=cpu_count(),
                     memory_mib=available_memory_mib(),
                     per_build_mib=prepared.matrix.go.memory_per_build_mib,
-                    builds=len(prepared.steps),
+                    builds=len(chains(prepared.steps)),
                 )
             cache = work / f"gocache-{mode}"
             runner = Runner(env={"GOCACHE": str(cache)})

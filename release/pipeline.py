@@ -22,7 +22,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from release.build import Built, available_memory_mib, cpu_count, parallelism, run_builds
+from release.build import (
+    Built,
+    available_memory_mib,
+    chains,
+    cpu_count,
+    parallelism,
+    run_builds,
+)
 from release.errors import ConfigError, InputError
 from release.inspect import Expected, check_binary
 from release.matrix import Matrix, PublishSettings, Target, load_matrix
@@ -168,7 +175,7 @@ def build(
             cpus=cpu_count(),
             memory_mib=available_memory_mib(),
             per_build_mib=prepared.matrix.go.memory_per_build_mib,
-            builds=len(prepared.steps),
+            builds=len(chains(prepared.steps)),
         )
     built = run_builds(
         prepared.steps, cwd=prepared.source.path, runner=runner, jobs=jobs, progress=progress

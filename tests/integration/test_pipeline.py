@@ -425,3 +425,28 @@ def test_jobs_must_be_a_positive_number(zot_source, tmp_path, jobs):
     assert "--jobs" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "dist").exists()
+
+
+def test_a_failing_go_build_exits_4_naming_the_target_and_stops_the_rest(zot_source, tmp_path):
+    broken = tmp_path / "zot"
+    shutil.copytree(zot_source, broken)
+    # Only builds with the sync tag compile this file: the full flavor fails.
+    (broken / "pkg" / "extensions" / "extension_sync.go").write_text(
+        "//go:build sync\n\npackage extensions\n\nfunc broken( {\n"
+    )
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "index.html").write_text("<!doctype html>\n")
+
+    result = run_cli(
+        "build", "--source", str(broken), "--ui-bundle", str(bundle),
+        "--targets", "linux-amd64", "linux-amd64-minimal", "--jobs", "1",
+        cwd=tmp_path,
+    )  # fmt: skip
+
+    assert result.returncode == 4, result.stderr
+    assert "error: zot-linux-amd64: go build failed:" in result.stderr
+    assert "extension_sync.go" in result.stderr
+    assert "Traceback" not in result.stderr
+    # Its chain stopped: minimal, which would have built, was not started.
+    assert not (tmp_path / "dist" / "v2.1.0" / "zot-linux-amd64-minimal").exists()

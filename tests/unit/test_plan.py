@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from release.build import parallelism
+from release.build import chains, parallelism
 from release.errors import ConfigError
 from release.matrix import load_matrix, parse_dist_list
 from release.pipeline import select_targets
@@ -92,3 +92,17 @@ def test_a_glob_matching_no_target_is_a_config_error(matrix):
 )
 def test_parallel_builds_are_bounded_by_cpus_memory_and_work(cpus, memory, builds, expected):
     assert parallelism(cpus=cpus, memory_mib=memory, per_build_mib=3072, builds=builds) == expected
+
+
+def test_builds_chain_per_platform_with_the_largest_flavor_first(matrix, tmp_path):
+    # Minimal after full on one platform finds the shared packages cached.
+    steps = plan_builds(matrix, list(reversed(matrix.targets())), stamp=STAMP, outdir=tmp_path)
+
+    grouped = [[step.target.id for step in chain] for chain in chains(steps)]
+
+    assert grouped == [
+        ["darwin-arm64", "darwin-arm64-minimal"],
+        ["darwin-amd64", "darwin-amd64-minimal"],
+        ["linux-arm64", "linux-arm64-minimal"],
+        ["linux-amd64", "linux-amd64-minimal"],
+    ]
