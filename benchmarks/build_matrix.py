@@ -55,6 +55,7 @@ def main() -> int:
             if mode == "parallel":
                 jobs = parallelism(
                     cpus=cpu_count(),
+                    cpus_per_build=prepared.matrix.go.cpus_per_build,
                     memory_mib=available_memory_mib(),
                     per_build_mib=prepared.matrix.go.memory_per_build_mib,
                     builds=len(chains(prepared.steps)),

@@ -44,12 +44,16 @@ class Built:
     seconds: float
 
 
-def parallelism(*, cpus: int, memory_mib: int | None, per_build_mib: int, builds: int) -> int:
+def parallelism(
+    *, cpus: int, cpus_per_build: int, memory_mib: int | None, per_build_mib: int, builds: int
+) -> int:
     """How many builds may run at once: bounded by CPUs, memory and the work there is.
 
-    ``builds`` is how many can run side by side: the number of platform chains.
+    One ``go build`` already keeps several CPUs busy, so a build counts for
+    ``cpus_per_build`` of them. ``builds`` is how many can run side by side:
+    the number of platform chains.
     """
-    jobs = min(cpus, builds)
+    jobs = min(cpus // cpus_per_build, builds)
     if memory_mib is not None:
         jobs = min(jobs, memory_mib // per_build_mib)
     return max(1, jobs)

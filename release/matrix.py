@@ -160,6 +160,7 @@ class GoSettings:
     flags: tuple[str, ...]
     ldflags: tuple[str, ...]
     memory_per_build_mib: int
+    cpus_per_build: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,6 +227,7 @@ class _Go(_Model):
     buildmode: str = "pie"
     ldflags: list[str] = []
     memory_per_build_mib: int = Field(default=3072, gt=0)
+    cpus_per_build: int = Field(default=4, gt=0)
 
 
 class _Extensions(_Model):
@@ -306,6 +308,7 @@ def load_matrix(path: Path, *, dist_list: frozenset[tuple[str, str]] | None) -> 
             flags=tuple(raw.go.flags),
             ldflags=tuple(raw.go.ldflags),
             memory_per_build_mib=raw.go.memory_per_build_mib,
+            cpus_per_build=raw.go.cpus_per_build,
         ),
         platforms=platforms,
         flavors=flavors,

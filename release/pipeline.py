@@ -173,6 +173,7 @@ def build(
     if jobs is None:
         jobs = parallelism(
             cpus=cpu_count(),
+            cpus_per_build=prepared.matrix.go.cpus_per_build,
             memory_mib=available_memory_mib(),
             per_build_mib=prepared.matrix.go.memory_per_build_mib,
             builds=len(chains(prepared.steps)),

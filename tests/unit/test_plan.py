@@ -83,15 +83,20 @@ def test_a_glob_matching_no_target_is_a_config_error(matrix):
 @pytest.mark.parametrize(
     ("cpus", "memory", "builds", "expected"),
     [
-        (2, 24_000, 8, 2),  # this machine: CPUs bound it
-        (16, 8_000, 8, 2),  # a big CPU with little memory: memory bounds it
-        (16, 64_000, 3, 3),  # never more than there is to build
-        (4, 1_000, 8, 1),  # too little memory still builds, one at a time
-        (4, None, 8, 4),  # memory unknown: CPUs alone
+        (2, 24_000, 4, 1),  # this machine: one go build already fills 2 CPUs
+        (16, 8_000, 4, 2),  # many CPUs, little memory: memory bounds it
+        (16, 64_000, 4, 4),  # many CPUs: 4 at a time
+        (32, 128_000, 3, 3),  # never more than there are chains
+        (8, 1_000, 4, 1),  # too little memory still builds, one at a time
+        (8, None, 4, 2),  # memory unknown: CPUs alone
     ],
 )
 def test_parallel_builds_are_bounded_by_cpus_memory_and_work(cpus, memory, builds, expected):
-    assert parallelism(cpus=cpus, memory_mib=memory, per_build_mib=3072, builds=builds) == expected
+    jobs = parallelism(
+        cpus=cpus, cpus_per_build=4, memory_mib=memory, per_build_mib=3072, builds=builds
+    )
+
+    assert jobs == expected
 
 
 def test_builds_chain_per_platform_with_the_largest_flavor_first(matrix, tmp_path):
