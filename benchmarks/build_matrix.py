@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from release import pipeline
-from release.build import available_memory_mib, chains, cpu_count, parallelism, run_builds
+from release.build import run_builds
 from release.runner import Runner
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,6 +38,7 @@ def main() -> int:
         "--modes", nargs="+", choices=("parallel", "sequential"),
         default=["parallel", "sequential"],
     )  # fmt: skip
+    parser.add_argument("--jobs", type=int, help="parallel mode: chains at once (default: ours)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="zot-bench-") as tmp:
@@ -53,13 +54,7 @@ def main() -> int:
         for mode in args.modes:
             jobs = 1
             if mode == "parallel":
-                jobs = parallelism(
-                    cpus=cpu_count(),
-                    cpus_per_build=prepared.matrix.go.cpus_per_build,
-                    memory_mib=available_memory_mib(),
-                    per_build_mib=prepared.matrix.go.memory_per_build_mib,
-                    builds=len(chains(prepared.steps)),
-                )
+                jobs = args.jobs or pipeline.default_jobs(prepared)
             cache = work / f"gocache-{mode}"
             runner = Runner(env={"GOCACHE": str(cache)})
             started = time.monotonic()

@@ -45,6 +45,7 @@ __all__ = [
     "BuildRequest",
     "Prepared",
     "build",
+    "default_jobs",
     "prepare",
     "publish_release",
     "select_targets",
@@ -170,16 +171,12 @@ def build(
     outdir.mkdir(parents=True)
 
     # 5. Compile.
-    if jobs is None:
-        jobs = parallelism(
-            cpus=cpu_count(),
-            cpus_per_build=prepared.matrix.go.cpus_per_build,
-            memory_mib=available_memory_mib(),
-            per_build_mib=prepared.matrix.go.memory_per_build_mib,
-            builds=len(chains(prepared.steps)),
-        )
     built = run_builds(
-        prepared.steps, cwd=prepared.source.path, runner=runner, jobs=jobs, progress=progress
+        prepared.steps,
+        cwd=prepared.source.path,
+        runner=runner,
+        jobs=jobs or default_jobs(prepared),
+        progress=progress,
     )
 
     # 6. Check each binary against what its target declares.
@@ -217,6 +214,17 @@ def build(
     write_checksums(record.artifacts, outdir)
     record.write(outdir)
     return record
+
+
+def default_jobs(prepared: Prepared) -> int:
+    """How many platform chains this machine builds at once (see release.build)."""
+    return parallelism(
+        cpus=cpu_count(),
+        cpus_per_build=prepared.matrix.go.cpus_per_build,
+        memory_mib=available_memory_mib(),
+        per_build_mib=prepared.matrix.go.memory_per_build_mib,
+        builds=len(chains(prepared.steps)),
+    )
 
 
 def publish_release(
