@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import os
 import shlex
@@ -115,12 +116,7 @@ def _cmd_dry_run(args: argparse.Namespace, console: Console) -> int:
                 )
                 address = server.address
                 logger.info("started a %s registry on %s", server.kind, address)
-            settings = PublishSettings(
-                registry=address,
-                namespace=prepared.matrix.publish.namespace,
-                tags=prepared.matrix.publish.tags,
-                prerelease_tags=prepared.matrix.publish.prerelease_tags,
-            )
+            settings = dataclasses.replace(prepared.matrix.publish, registry=address)
             registry = _client(address, insecure=True)
             _publish(prepared.outdir, settings, registry, force=args.force)
             _read_back(prepared.outdir, settings, insecure=True)
@@ -297,11 +293,10 @@ def _publish_settings(
     registry = args.registry or matrix_settings.registry
     if args.insecure:
         localregistry.ensure_loopback(registry)
-    return PublishSettings(
+    return dataclasses.replace(
+        matrix_settings,
         registry=registry,
         namespace=matrix_settings.namespace if args.namespace is None else args.namespace,
-        tags=matrix_settings.tags,
-        prerelease_tags=matrix_settings.prerelease_tags,
     )
 
 

@@ -174,8 +174,9 @@ class PublishSettings:
         templates = self.prerelease_tags if "-" in version else self.tags
         return tuple(dict.fromkeys(t.format(version=version) for t in templates))
 
-    def repository(self, target: Target) -> str:
-        return f"{self.namespace}/{target.name}" if self.namespace else target.name
+    def repository(self, name: str) -> str:
+        """The repository of the artifact ``name``, under the namespace."""
+        return f"{self.namespace}/{name}" if self.namespace else name
 
 
 @dataclass(frozen=True, kw_only=True)

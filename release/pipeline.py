@@ -16,7 +16,6 @@ so a stage can be run and tested on its own.
 from __future__ import annotations
 
 import fnmatch
-import logging
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -51,8 +50,6 @@ __all__ = [
     "select_targets",
     "verify_release",
 ]
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)

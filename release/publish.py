@@ -139,14 +139,11 @@ def plan_publication(
             annotations={TITLE_ANNOTATION: artifact.file},
         )
         manifest = binary_manifest(layer=layer, annotations=annotations_for(record, artifact))
-        repository = (
-            f"{settings.namespace}/{artifact.name}" if settings.namespace else artifact.name
-        )
         publications.append(
             Publication(
                 artifact=artifact,
                 path=path,
-                repository=repository,
+                repository=settings.repository(artifact.name),
                 tags=tags,
                 layer=layer,
                 manifest=manifest,

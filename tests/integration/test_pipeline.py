@@ -232,10 +232,7 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None):
     )
 
 
-def test_dry_run_publishes_the_eight_artifacts_and_verifies_them(zot_source, tmp_path):
-    bundle = tmp_path / "bundle"
-    bundle.mkdir()
-    (bundle / "index.html").write_text("<!doctype html>\n")
+def test_dry_run_publishes_the_eight_artifacts_and_verifies_them(zot_source, tmp_path, ui_bundle):
     summary = tmp_path / "summary.md"
 
     result = run_cli(
@@ -243,7 +240,7 @@ def test_dry_run_publishes_the_eight_artifacts_and_verifies_them(zot_source, tmp
         "--source",
         str(zot_source),
         "--ui-bundle",
-        str(bundle),
+        str(ui_bundle),
         cwd=tmp_path,
         env={"GITHUB_STEP_SUMMARY": str(summary)},
     )
@@ -428,19 +425,17 @@ def test_jobs_must_be_a_positive_number(zot_source, tmp_path, jobs):
     assert not (tmp_path / "dist").exists()
 
 
-def test_a_failing_go_build_exits_4_naming_the_target_and_stops_the_rest(zot_source, tmp_path):
+def test_a_failing_go_build_exits_4_naming_the_target_and_stops_the_rest(
+    zot_source, tmp_path, ui_bundle
+):
     broken = tmp_path / "zot"
     shutil.copytree(zot_source, broken)
     # Only builds with the sync tag compile this file: the full flavor fails.
     (broken / "pkg" / "extensions" / "extension_sync.go").write_text(
         "//go:build sync\n\npackage extensions\n\nfunc broken( {\n"
     )
-    bundle = tmp_path / "bundle"
-    bundle.mkdir()
-    (bundle / "index.html").write_text("<!doctype html>\n")
-
     result = run_cli(
-        "build", "--source", str(broken), "--ui-bundle", str(bundle),
+        "build", "--source", str(broken), "--ui-bundle", str(ui_bundle),
         "--targets", "linux-amd64", "linux-amd64-minimal", "--jobs", "1",
         cwd=tmp_path,
     )  # fmt: skip
